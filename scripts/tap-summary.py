@@ -77,10 +77,10 @@ for p in expected:
     if p not in seen:
         add(False, p, "never ran")
 
-bad = re.compile(r"WARNING:|\[ cut here \]|BUG:|kernel BUG|KASAN|UBSAN|Oops|"
-                 r"general protection fault|Kernel panic|possible recursive locking|"
-                 r"circular locking|lockdep|list_add corruption|list_del corruption|"
-                 r"Call Trace:")
+bad = re.compile(r"WARNING:|\[ cut here \]|BUG:|kernel BUG|KASAN:|UBSAN:|Oops|"
+                 r"general protection fault|Kernel panic|(^|\] )INFO: |"
+                 r"possible recursive locking|circular locking|"
+                 r"list_add corruption|list_del corruption|Call Trace:")
 hits = [l.rstrip() for l in open(console_path, errors="replace") if bad.search(l)]
 add(not hits, "guest kernel log clean", "; ".join(hits[:3]))
 
