@@ -56,7 +56,7 @@ def finish(prog, lines, rc):
         add(False, "%s: exit status" % prog, why)
 
 
-rc_re = re.compile(r"^=== END (\S+) rc=(\d+)$")
+rc_re = re.compile(r"^=== END (\S+) rc=(\d+)")
 for raw in open(out_path, errors="replace"):
     l = raw.rstrip("\r\n")
     if l.startswith("=== RUN "):
