@@ -12,6 +12,16 @@
  * memslot's userspace_addr, and punch the private page out of the file); then
  * in place, with a guest_memfd that owns the state of its pages and the
  * KVM_GMEM_CONVERT_SHARED / KVM_GMEM_CONVERT_PRIVATE ioctls.
+ *
+ * Then a third part, HugeTLB-backed private memory: one SW_PROTECTED VM with
+ * the same code slot plus two in-place, all-private guest_memfds backed by
+ * HugeTLB pages (GUEST_MEMFD_FLAG_HUGETLB), one 1 GiB page at gpa 1 GiB and
+ * four 2 MiB pages at gpa 2 GiB.  It shows the HugeTLB pools reserve the files'
+ * pages at creation, hand them out when the vCPU first touches them and get
+ * them back on close; the vCPU writes and reads back a value at eleven places
+ * spread over the pages (real mode, reaching above 1 MiB through segment bases
+ * the VMM sets); and the VM's binary stats show KVM mapping the 1 GiB page with
+ * one 1 GiB mapping and each 2 MiB page with one 2 MiB mapping.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,7 +36,31 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
+
+/* HugeTLB guest_memfd uAPI, for headers that predate it. */
+#ifndef GUEST_MEMFD_FLAG_INIT_PRIVATE
+#define GUEST_MEMFD_FLAG_INIT_PRIVATE	(1ULL << 2)
+#endif
+#ifndef GUEST_MEMFD_FLAG_HUGETLB
+#define GUEST_MEMFD_FLAG_HUGETLB	(1ULL << 3)
+#endif
+#ifndef GUEST_MEMFD_HUGETLB_SIZE_SHIFT
+#define GUEST_MEMFD_HUGETLB_SIZE_SHIFT	26
+#endif
+#ifndef GUEST_MEMFD_HUGETLB_SIZE_MASK
+#define GUEST_MEMFD_HUGETLB_SIZE_MASK	0x3fULL
+#endif
+#ifndef GUEST_MEMFD_FLAG_HUGETLB_2MB
+#define GUEST_MEMFD_FLAG_HUGETLB_2MB	(21ULL << GUEST_MEMFD_HUGETLB_SIZE_SHIFT)
+#endif
+#ifndef GUEST_MEMFD_FLAG_HUGETLB_1GB
+#define GUEST_MEMFD_FLAG_HUGETLB_1GB	(30ULL << GUEST_MEMFD_HUGETLB_SIZE_SHIFT)
+#endif
+#ifndef KVM_CAP_GMEM_HUGETLB
+#define KVM_CAP_GMEM_HUGETLB 253
+#endif
 
 #define PAGE_SIZE	4096UL
 #define CODE_GPA	0x0UL
@@ -34,6 +68,15 @@
 #define GMEM_GPA	0x10000UL
 #define GMEM_SIZE	(16 * PAGE_SIZE)
 #define REPORT_PORT	0x10
+
+/* Part C: one 1 GiB page at gpa 1 GiB, four 2 MiB pages at gpa 2 GiB. */
+#define SZ_2M		(2UL << 20)
+#define SZ_1G		(1UL << 30)
+#define GMEM_1G_GPA	0x40000000UL
+#define GMEM_1G_SIZE	SZ_1G
+#define GMEM_2M_GPA	0x80000000UL
+#define GMEM_2M_PAGES	4
+#define GMEM_2M_SIZE	(GMEM_2M_PAGES * SZ_2M)
 
 /*
  * The guest, in 16-bit real mode, loaded at CODE_GPA + 0x1000 with CS = 0:
@@ -56,6 +99,38 @@ asm(".pushsection .rodata\n"
     "guest_code_end:\n"
     ".popsection\n");
 extern const unsigned char guest_code[], guest_code_end[];
+
+/*
+ * The part C guest, also at CODE_GPA + 0x1000 with CS = 0, CX = the number of
+ * places (set by the VMM).  Real mode reaches only 1 MiB through selectors,
+ * but the CPU forms every address from the segment's hidden base, and the VMM
+ * can set that to any 32-bit value with KVM_SET_SREGS; it stays as long as the
+ * guest does not load DS, which this guest never does.  So the guest only
+ * ever touches DS:0, and at each "out" the VMM points DS at the next place.
+ * Pass 1 writes 0xc000, 0xc101, 0xc202, ... one value per place and reports
+ * it; pass 2 reads every place back and reports what it finds.  All writes
+ * come before any read, so two places landing on the same memory would show
+ * up as a wrong value.
+ */
+asm(".pushsection .rodata\n"
+    "hugetlb_guest_code:\n"
+    ".code16\n"
+    "	mov %cx, %dx\n"			/* keep the count for pass 2 */
+    "	mov $0xc000, %bx\n"		/* the value for the first place */
+    "1:	mov %bx, (0)\n"			/* pass 1: write it at DS:0 */
+    "	mov %bx, %ax\n"
+    "	out %ax, $0x10\n"		/* "wrote AX"; DS moves on */
+    "	add $0x0101, %bx\n"
+    "	loop 1b\n"
+    "	mov %dx, %cx\n"
+    "2:	mov (0), %ax\n"			/* pass 2: read DS:0 back */
+    "	out %ax, $0x10\n"		/* "read AX"; DS moves on */
+    "	loop 2b\n"
+    "	hlt\n"
+    ".code64\n"
+    "hugetlb_guest_code_end:\n"
+    ".popsection\n");
+extern const unsigned char hugetlb_guest_code[], hugetlb_guest_code_end[];
 
 static void say(const char *fmt, ...)
 {
@@ -141,30 +216,58 @@ static void xconvert(int gmem, uint64_t offset, uint64_t size, int to_private)
 struct vm {
 	int vm, vcpu, gmem;
 	struct kvm_run *run;
+	int run_size;
+	void *code;		/* slot 0, the guest's code */
 	void *shared;		/* what the gmem slot's userspace_addr points at */
 };
+
+/* A SW_PROTECTED VM with slot 0: ordinary memory holding @code at 0x1000. */
+static void create_vm_code(int kvm, struct vm *v, const unsigned char *code,
+			   const unsigned char *code_end)
+{
+	struct kvm_userspace_memory_region2 region = { 0 };
+
+	v->vm = xioctl(kvm, KVM_CREATE_VM, (void *)KVM_X86_SW_PROTECTED_VM, "KVM_CREATE_VM");
+
+	/* Slot 0: ordinary memory with the guest's code. */
+	v->code = mmap(NULL, CODE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (v->code == MAP_FAILED)
+		die("mmap code");
+	memcpy((char *)v->code + 0x1000, code, code_end - code);
+	region.slot = 0;
+	region.guest_phys_addr = CODE_GPA;
+	region.memory_size = CODE_SIZE;
+	region.userspace_addr = (uintptr_t)v->code;
+	xioctl(v->vm, KVM_SET_USER_MEMORY_REGION2, &region, "KVM_SET_USER_MEMORY_REGION2 (code)");
+}
+
+/* The vCPU, in real mode at 0:0x1000. */
+static void create_vcpu(int kvm, struct vm *v)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	v->vcpu = xioctl(v->vm, KVM_CREATE_VCPU, NULL, "KVM_CREATE_VCPU");
+	v->run_size = xioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, NULL, "KVM_GET_VCPU_MMAP_SIZE");
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
+	if (v->run == MAP_FAILED)
+		die("mmap kvm_run");
+	xioctl(v->vcpu, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	xioctl(v->vcpu, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = 0x1000;
+	regs.rflags = 2;
+	xioctl(v->vcpu, KVM_SET_REGS, &regs, "KVM_SET_REGS");
+}
 
 static void create_vm(int kvm, struct vm *v, uint64_t gmem_flags)
 {
 	struct kvm_create_guest_memfd cg = { .size = GMEM_SIZE, .flags = gmem_flags };
 	struct kvm_userspace_memory_region2 region = { 0 };
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
-	void *code;
-	int run_size;
 
-	v->vm = xioctl(kvm, KVM_CREATE_VM, (void *)KVM_X86_SW_PROTECTED_VM, "KVM_CREATE_VM");
-
-	/* Slot 0: ordinary memory with the guest's code. */
-	code = mmap(NULL, CODE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (code == MAP_FAILED)
-		die("mmap code");
-	memcpy((char *)code + 0x1000, guest_code, guest_code_end - guest_code);
-	region.slot = 0;
-	region.guest_phys_addr = CODE_GPA;
-	region.memory_size = CODE_SIZE;
-	region.userspace_addr = (uintptr_t)code;
-	xioctl(v->vm, KVM_SET_USER_MEMORY_REGION2, &region, "KVM_SET_USER_MEMORY_REGION2 (code)");
+	create_vm_code(kvm, v, guest_code, guest_code_end);
 
 	/*
 	 * Slot 1: the guest_memfd.  Its shared view is other memory for a file
@@ -187,19 +290,7 @@ static void create_vm(int kvm, struct vm *v, uint64_t gmem_flags)
 	region.guest_memfd_offset = 0;
 	xioctl(v->vm, KVM_SET_USER_MEMORY_REGION2, &region, "KVM_SET_USER_MEMORY_REGION2 (gmem)");
 
-	v->vcpu = xioctl(v->vm, KVM_CREATE_VCPU, NULL, "KVM_CREATE_VCPU");
-	run_size = xioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, NULL, "KVM_GET_VCPU_MMAP_SIZE");
-	v->run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->vcpu, 0);
-	if (v->run == MAP_FAILED)
-		die("mmap kvm_run");
-	xioctl(v->vcpu, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
-	sregs.cs.base = 0;
-	sregs.cs.selector = 0;
-	xioctl(v->vcpu, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = 0x1000;
-	regs.rflags = 2;
-	xioctl(v->vcpu, KVM_SET_REGS, &regs, "KVM_SET_REGS");
+	create_vcpu(kvm, v);
 }
 
 static uint16_t step(struct vm *v)
@@ -310,6 +401,399 @@ static void inplace(int kvm)
 		exit(1);
 }
 
+/* Part C helpers: HugeTLB pools, KVM binary stats, HugeTLB guest_memfds. */
+
+enum { POOL_2M, POOL_1G, NR_POOLS };
+static const char *const pool_name[NR_POOLS] = { "2 MiB", "1 GiB" };
+static const char *const pool_sysfs[NR_POOLS] = {
+	"/sys/kernel/mm/hugepages/hugepages-2048kB",
+	"/sys/kernel/mm/hugepages/hugepages-1048576kB",
+};
+
+struct pools {
+	long free[NR_POOLS];	/* HugePages_Free: pages not allocated */
+	long resv[NR_POOLS];	/* HugePages_Rsvd: promised, not yet allocated */
+};
+
+static long read_pool_file(int pool, const char *file)
+{
+	char path[96];
+	long val;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", pool_sysfs[pool], file);
+	f = fopen(path, "r");
+	if (!f)
+		die(path);
+	if (fscanf(f, "%ld", &val) != 1) {
+		fprintf(stderr, "gmem_demo: %s: not a number\n", path);
+		exit(1);
+	}
+	fclose(f);
+	return val;
+}
+
+static void read_pools(struct pools *p)
+{
+	int i;
+
+	for (i = 0; i < NR_POOLS; i++) {
+		p->free[i] = read_pool_file(i, "free_hugepages");
+		p->resv[i] = read_pool_file(i, "resv_hugepages");
+	}
+}
+
+static int pools_equal(const struct pools *a, const struct pools *b)
+{
+	int i;
+
+	for (i = 0; i < NR_POOLS; i++)
+		if (a->free[i] != b->free[i] || a->resv[i] != b->resv[i])
+			return 0;
+	return 1;
+}
+
+static void say_pool_counts(const char *label, const struct pools *p, const char *note)
+{
+	say("    %-22s %s %ld free, %ld rsvd;  %s %ld free, %ld rsvd%s\n", label,
+	    pool_name[POOL_2M], p->free[POOL_2M], p->resv[POOL_2M],
+	    pool_name[POOL_1G], p->free[POOL_1G], p->resv[POOL_1G], note);
+}
+
+/* One line of pool counters, and the expected ones below it if they differ. */
+static int say_pools(const char *when, const struct pools *now,
+		     const struct pools *expect, const char *note)
+{
+	int ok = pools_equal(now, expect);
+
+	say_pool_counts(when, now, note);
+	if (!ok)
+		say_pool_counts("  !! expected", expect, "");
+	return ok;
+}
+
+/*
+ * The final check: freeing a HugeTLB page may be deferred to a worker, so give
+ * the pools up to two seconds to come back to @start.
+ */
+static int wait_pools(const struct pools *start, struct pools *now)
+{
+	struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		read_pools(now);
+		if (pools_equal(now, start))
+			return 1;
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+static void xpread(int fd, void *buf, size_t len, off_t off, const char *what)
+{
+	ssize_t r = pread(fd, buf, len, off);
+
+	if (r < 0)
+		die(what);
+	if ((size_t)r != len) {
+		fprintf(stderr, "gmem_demo: %s: short read\n", what);
+		exit(1);
+	}
+}
+
+/*
+ * One statistic, by name, from a binary stats fd (KVM_GET_STATS_FD): a
+ * struct kvm_stats_header at 0, num_desc descriptors at desc_offset, each a
+ * struct kvm_stats_desc followed by its name (name_size bytes), and the u64
+ * values at data_offset + desc->offset.  Every read returns current values.
+ */
+static uint64_t read_stat(int stats_fd, const char *name)
+{
+	struct kvm_stats_header hdr;
+	struct kvm_stats_desc desc;
+	size_t stride;
+	uint64_t val;
+	uint32_t i;
+	char *descs;
+
+	xpread(stats_fd, &hdr, sizeof(hdr), 0, "read stats header");
+	stride = sizeof(desc) + hdr.name_size;
+	descs = malloc(stride * hdr.num_desc);
+	if (!descs)
+		die("malloc");
+	xpread(stats_fd, descs, stride * hdr.num_desc, hdr.desc_offset, "read stats descriptors");
+	for (i = 0; i < hdr.num_desc; i++) {
+		const char *d = descs + i * stride;
+
+		if (strncmp(d + sizeof(desc), name, hdr.name_size))
+			continue;
+		memcpy(&desc, d, sizeof(desc));
+		xpread(stats_fd, &val, sizeof(val), (off_t)hdr.data_offset + desc.offset, "read stats data");
+		free(descs);
+		return val;
+	}
+	fprintf(stderr, "gmem_demo: the VM's binary stats have no \"%s\"\n", name);
+	exit(1);
+}
+
+/* The VM's guest mappings (SPTEs) currently at each level. */
+struct page_stats {
+	uint64_t pages_4k, pages_2m, pages_1g;
+};
+
+static void read_page_stats(int stats_fd, struct page_stats *s)
+{
+	s->pages_4k = read_stat(stats_fd, "pages_4k");
+	s->pages_2m = read_stat(stats_fd, "pages_2m");
+	s->pages_1g = read_stat(stats_fd, "pages_1g");
+}
+
+/* KVM_CAP_GMEM_HUGETLB is a bitmask of log2(page size): "2 MiB, 1 GiB". */
+static const char *page_sizes(unsigned int mask, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB" };
+	unsigned int shift;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (shift = 0; shift < 32; shift++) {
+		if (!(mask & (1U << shift)))
+			continue;
+		n += snprintf(buf + n, len - n, "%s%lu %s", n ? ", " : "",
+			      1UL << (shift % 10), unit[shift / 10]);
+		if (n >= len)
+			break;
+	}
+	if (!buf[0])
+		snprintf(buf, len, "none");
+	return buf;
+}
+
+/* A HugeTLB guest_memfd, its pages reserved from the pool by this call. */
+static int create_hugetlb_gmem(int vm, uint64_t size, uint64_t flags, int pool)
+{
+	struct kvm_create_guest_memfd cg = { .size = size, .flags = flags };
+	int fd = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &cg);
+
+	if (fd < 0 && errno == ENOMEM)
+		fprintf(stderr, "gmem_demo: the %s HugeTLB pool cannot cover %llu MiB\n",
+			pool_name[pool], (unsigned long long)(size >> 20));
+	if (fd < 0)
+		die("KVM_CREATE_GUEST_MEMFD (HugeTLB)");
+	return fd;
+}
+
+/*
+ * mmap() all of @fd, wherever the kernel puts it: private memory is mapped
+ * into the guest from the file at the memslot's guest_memfd offset, so the
+ * alignment of userspace_addr does not matter for it.
+ */
+static void *mmap_gmem(int fd, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap HugeTLB guest_memfd");
+	return p;
+}
+
+static void bind_gmem(int vm, uint32_t slot, uint64_t gpa, uint64_t size, int gmem, void *hva)
+{
+	struct kvm_userspace_memory_region2 region = {
+		.slot = slot,
+		.flags = KVM_MEM_GUEST_MEMFD,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+		.guest_memfd_offset = 0,
+		.guest_memfd = gmem,
+	};
+
+	xioctl(vm, KVM_SET_USER_MEMORY_REGION2, &region, "KVM_SET_USER_MEMORY_REGION2 (HugeTLB gmem)");
+}
+
+/*
+ * Point the guest's DS at @gpa: its hidden base (SVM runs real mode natively
+ * and honours the 32-bit base in the VMCB), limit 64 KiB.  Done while the vCPU
+ * sits at an "out": the next KVM_RUN completes the out and moves RIP past it,
+ * as CS and RIP are left alone.
+ */
+static void set_ds_base(int vcpu, uint64_t gpa)
+{
+	struct kvm_sregs sregs;
+
+	xioctl(vcpu, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
+	sregs.ds.base = gpa;
+	sregs.ds.limit = 0xffff;
+	xioctl(vcpu, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
+}
+
+/* Where the part C guest writes and reads, in the order it does. */
+static const struct place {
+	const char *what;
+	uint64_t gpa;
+} places[] = {
+	{ "1 GiB page   + 0",          GMEM_1G_GPA },
+	{ "1 GiB page   + 0x100000",   GMEM_1G_GPA + 0x100000 },
+	{ "1 GiB page   + 0x3ff00000", GMEM_1G_GPA + 0x3ff00000 },
+	{ "2 MiB page 0 + 0",          GMEM_2M_GPA + 0 * SZ_2M },
+	{ "2 MiB page 0 + 0x1ff000",   GMEM_2M_GPA + 0 * SZ_2M + 0x1ff000 },
+	{ "2 MiB page 1 + 0",          GMEM_2M_GPA + 1 * SZ_2M },
+	{ "2 MiB page 1 + 0x1ff000",   GMEM_2M_GPA + 1 * SZ_2M + 0x1ff000 },
+	{ "2 MiB page 2 + 0",          GMEM_2M_GPA + 2 * SZ_2M },
+	{ "2 MiB page 2 + 0x1ff000",   GMEM_2M_GPA + 2 * SZ_2M + 0x1ff000 },
+	{ "2 MiB page 3 + 0",          GMEM_2M_GPA + 3 * SZ_2M },
+	{ "2 MiB page 3 + 0x1ff000",   GMEM_2M_GPA + 3 * SZ_2M + 0x1ff000 },
+};
+#define NR_PLACES	(sizeof(places) / sizeof(places[0]))
+
+/* What the part C guest writes at places[i]. */
+static uint16_t place_value(unsigned int i)
+{
+	return 0xc000 + 0x0101 * i;
+}
+
+/* Part C: HugeTLB-backed private memory. */
+static void hugetlb(int kvm)
+{
+	const uint64_t flags_1g = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_PRIVATE |
+				  GUEST_MEMFD_FLAG_HUGETLB | GUEST_MEMFD_FLAG_HUGETLB_1GB;
+	const uint64_t flags_2m = GUEST_MEMFD_FLAG_MMAP | GUEST_MEMFD_FLAG_INIT_PRIVATE |
+				  GUEST_MEMFD_FLAG_HUGETLB | GUEST_MEMFD_FLAG_HUGETLB_2MB;
+	uint16_t wrote[NR_PLACES], got[NR_PLACES];
+	int gmem_1g, gmem_2m, stats_fd, cap;
+	struct page_stats before, after;
+	struct pools start, now, expect;
+	int failed = 0, bad_values = 0;
+	void *map_1g, *map_2m;
+	struct kvm_regs regs;
+	char sizes[64];
+	unsigned int i;
+	struct vm v;
+
+	say("\n-- C. HugeTLB-backed private memory (guest_memfd with HUGETLB) --\n");
+	create_vm_code(kvm, &v, hugetlb_guest_code, hugetlb_guest_code_end);
+	cap = ioctl(v.vm, KVM_CHECK_EXTENSION, KVM_CAP_GMEM_HUGETLB);
+	if (cap < 0)
+		cap = 0;
+	say("C1. A SW_PROTECTED VM with the same code slot.  KVM_CAP_GMEM_HUGETLB on it:\n"
+	    "    0x%x, HugeTLB guest_memfd page sizes %s.\n",
+	    cap, page_sizes(cap, sizes, sizeof(sizes)));
+	if (!(cap & (1U << 21)) || !(cap & (1U << 30))) {
+		fprintf(stderr, "gmem_demo: part C needs HugeTLB guest_memfd with 2 MiB and 1 GiB pages\n");
+		exit(1);
+	}
+	read_pools(&start);
+	say_pools("pools at the start:", &start, &start, "");
+
+	gmem_1g = create_hugetlb_gmem(v.vm, GMEM_1G_SIZE, flags_1g, POOL_1G);
+	map_1g = mmap_gmem(gmem_1g, GMEM_1G_SIZE);
+	bind_gmem(v.vm, 1, GMEM_1G_GPA, GMEM_1G_SIZE, gmem_1g, map_1g);
+	gmem_2m = create_hugetlb_gmem(v.vm, GMEM_2M_SIZE, flags_2m, POOL_2M);
+	map_2m = mmap_gmem(gmem_2m, GMEM_2M_SIZE);
+	bind_gmem(v.vm, 2, GMEM_2M_GPA, GMEM_2M_SIZE, gmem_2m, map_2m);
+	say("C2. Two guest_memfds, flags MMAP | INIT_PRIVATE | HUGETLB | HUGETLB_<size>:\n"
+	    "    one 1 GiB page (flags 0x%llx), slot 1 at gpa 0x%lx, and\n"
+	    "    four 2 MiB pages (flags 0x%llx), slot 2 at gpa 0x%lx.\n"
+	    "    Private from creation, the files own the state: no KVM_SET_MEMORY_ATTRIBUTES.\n"
+	    "    Each is mmap()ed as its slot's userspace_addr, at no particular alignment\n"
+	    "    (private memory comes from the file, not from userspace_addr), and never\n"
+	    "    touched: private memory would SIGBUS.\n",
+	    (unsigned long long)flags_1g, GMEM_1G_GPA, (unsigned long long)flags_2m, GMEM_2M_GPA);
+	read_pools(&now);
+	expect = start;
+	expect.resv[POOL_1G] += 1;
+	expect.resv[POOL_2M] += GMEM_2M_PAGES;
+	say_pools("pools after creating:", &now, &expect, "  (reserved)");
+
+	create_vcpu(kvm, &v);
+	xioctl(v.vcpu, KVM_GET_REGS, &regs, "KVM_GET_REGS");
+	regs.rcx = NR_PLACES;
+	xioctl(v.vcpu, KVM_SET_REGS, &regs, "KVM_SET_REGS");
+	stats_fd = xioctl(v.vm, KVM_GET_STATS_FD, NULL, "KVM_GET_STATS_FD");
+	read_page_stats(stats_fd, &before);
+
+	/*
+	 * Every "out" reports the access the guest just made at DS:0; the VMM
+	 * then moves DS to the next place, wrapping from pass 1 to pass 2.
+	 */
+	set_ds_base(v.vcpu, places[0].gpa);
+	for (i = 0; i < NR_PLACES; i++) {
+		wrote[i] = step(&v);
+		set_ds_base(v.vcpu, places[(i + 1) % NR_PLACES].gpa);
+	}
+	for (i = 0; i < NR_PLACES; i++) {
+		got[i] = step(&v);
+		if (i + 1 < NR_PLACES)
+			set_ds_base(v.vcpu, places[i + 1].gpa);
+	}
+	finish(&v);
+
+	say("C3. The vCPU (real mode; the VMM sets DS's hidden base with KVM_SET_SREGS at\n"
+	    "    each out) writes a value at %zu places, then reads every one back:\n", NR_PLACES);
+	say("    %-26s %-10s  %-6s  %s\n", "place", "gpa", "wrote", "read");
+	for (i = 0; i < NR_PLACES; i++) {
+		int ok = wrote[i] == place_value(i) && got[i] == place_value(i);
+
+		say("    %-26s 0x%08llx  0x%04x  0x%04x%s\n", places[i].what,
+		    (unsigned long long)places[i].gpa, wrote[i], got[i],
+		    ok ? "" : "  <- wrong");
+		if (!ok) {
+			fprintf(stderr, "gmem_demo: at gpa 0x%llx the guest wrote 0x%04x and read "
+				"0x%04x, expected 0x%04x\n", (unsigned long long)places[i].gpa,
+				wrote[i], got[i], place_value(i));
+			bad_values++;
+		}
+	}
+	if (bad_values)
+		failed++;
+	read_pools(&now);
+	expect = start;
+	expect.free[POOL_1G] -= 1;
+	expect.free[POOL_2M] -= GMEM_2M_PAGES;
+	say_pools("pools after the run:", &now, &expect, "  (allocated)");
+
+	read_page_stats(stats_fd, &after);
+	say("C4. KVM's mappings of guest memory (VM binary stats), after the run (change):\n"
+	    "    pages_4k %llu (%+lld), pages_2m %llu (%+lld), pages_1g %llu (%+lld)\n"
+	    "    Expected: the 1 GiB page in one 1 GiB mapping, each touched 2 MiB page in\n"
+	    "    one 2 MiB mapping (pages_1g +1, pages_2m +%d), 4 KiB ones for the code.\n",
+	    (unsigned long long)after.pages_4k, (long long)(after.pages_4k - before.pages_4k),
+	    (unsigned long long)after.pages_2m, (long long)(after.pages_2m - before.pages_2m),
+	    (unsigned long long)after.pages_1g, (long long)(after.pages_1g - before.pages_1g),
+	    GMEM_2M_PAGES);
+	if (after.pages_1g - before.pages_1g != 1) {
+		fprintf(stderr, "gmem_demo: pages_1g grew by %lld, not 1: the 1 GiB page is "
+			"not mapped with one 1 GiB mapping\n",
+			(long long)(after.pages_1g - before.pages_1g));
+		failed++;
+	}
+	if (after.pages_2m - before.pages_2m != GMEM_2M_PAGES) {
+		fprintf(stderr, "gmem_demo: pages_2m grew by %lld, not %d: the 2 MiB pages are "
+			"not mapped with one 2 MiB mapping each\n",
+			(long long)(after.pages_2m - before.pages_2m), GMEM_2M_PAGES);
+		failed++;
+	}
+
+	if (munmap(v.run, v.run_size) || munmap(map_1g, GMEM_1G_SIZE) ||
+	    munmap(map_2m, GMEM_2M_SIZE) || munmap(v.code, CODE_SIZE))
+		die("munmap");
+	if (close(v.vcpu) || close(stats_fd) || close(gmem_1g) || close(gmem_2m) || close(v.vm))
+		die("close");
+	wait_pools(&start, &now);
+	say("C5. Everything unmapped and closed (guest_memfds, vCPU, stats fd, VM):\n");
+	if (!say_pools("pools at the end:", &now, &start, "  (back to the start)")) {
+		fprintf(stderr, "gmem_demo: the HugeTLB pools are not back to the start: "
+			"pages leaked or still reserved\n");
+		failed++;
+	}
+	if (failed) {
+		fprintf(stderr, "gmem_demo: part C failed (%d of 4 checks)\n", failed);
+		exit(1);
+	}
+}
+
 int main(void)
 {
 	int kvm;
@@ -328,6 +812,8 @@ int main(void)
 
 	destructive(kvm);
 	inplace(kvm);
-	say("\nDone: in place, sharing a page keeps its data and needs no second copy.\n");
+	hugetlb(kvm);
+	say("\nDone: in place, sharing a page keeps its data and needs no second copy;\n"
+	    "      HugeTLB-backed private memory is mapped 2 MiB and 1 GiB at a time.\n");
 	return 0;
 }
