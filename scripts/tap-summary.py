@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn the guest's test output into per-subtest results.
 
-usage: tap-summary.py GUEST_OUTPUT CONSOLE_LOG RESULTS_FILE
+usage: tap-summary.py GUEST_OUTPUT CONSOLE_LOG RESULTS_FILE [PREFIX]
 
 GUEST_OUTPUT holds, for every program of tests/list, the lines
 "=== RUN <prog>", its output, and "=== END <prog> rc=<n>".  A program that
@@ -10,12 +10,13 @@ a "# SKIP" directive is a failure (every test is required), and a plan
 ("1..N") that the program did not complete is a failure.  Any other program
 gives one result from its exit status (0 passes; 4, KSFT_SKIP, fails).
 The console log must be free of WARN, BUG, lockdep and KASAN reports.
-Appends "PASS|FAIL <name> [reason]" lines to RESULTS_FILE.
+Appends "PASS|FAIL <PREFIX><name> [reason]" lines to RESULTS_FILE.
 """
 import re
 import sys
 
 out_path, console_path, results_path = sys.argv[1:4]
+prefix = sys.argv[4] if len(sys.argv) > 4 else ""
 results = []
 
 
@@ -86,4 +87,4 @@ add(not hits, "guest kernel log clean", "; ".join(hits[:3]))
 
 with open(results_path, "a") as f:
     for s, n, w in results:
-        f.write("%s %s%s\n" % (s, n, (" -- " + w) if w else ""))
+        f.write("%s %s%s%s\n" % (s, prefix, n, (" -- " + w) if w else ""))
