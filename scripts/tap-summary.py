@@ -43,14 +43,34 @@ def finish(prog, lines, rc):
     if not tap:
         add(rc == 0, prog, "" if rc == 0 else why)
         return
-    for m in tap:
+    notes = []
+    for l in lines:
+        m = tap_re.match(l)
+        if not m:
+            # What a subtest printed (stdout's "# " lines, stderr's
+            # assertions) before its result.
+            t = l.strip("# ").strip()
+            if t and not re.match(r"(RUN|OK|FAIL|SKIP)\s", t):
+                notes.append(t)
+            continue
         status, num, desc = m.groups()
         name = "%s: %s" % (prog, desc.split(" # ")[0] or num)
         skip = re.search(r"#\s*SKIP", desc, re.I)
         if skip:
             add(False, name, "SKIP: a required test must run")
+        elif status == "ok":
+            add(True, name)
         else:
-            add(status == "ok", name)
+            # Why it failed, in the closing report: an assertion's place and
+            # message (the last line) after what the subtest printed last.
+            a = [i for i, t in enumerate(notes) if "Test Assertion Failure" in t]
+            if a:
+                i = a[-1]
+                told = notes[max(0, i - 2):i] + notes[i + 1:i + 2] + notes[-1:]
+            else:
+                told = notes[-4:]
+            add(False, name, " | ".join(told)[:500])
+        notes = []
     if plan is not None and len(tap) < plan:
         add(False, "%s: plan" % prog, "%d of %d subtests reported (%s)" % (len(tap), plan, why))
     elif rc != 0:
